@@ -1,0 +1,253 @@
+"""Choose the sentences that answer a question, compose the answer, verify every citation.
+
+Extractive and offline: the answer is one to three verbatim sentences (or, for long sentences,
+the clause window that holds the answer) from the retrieved passages, each followed by `[n]`.
+A sentence is scored by its MiniLM similarity to the question (sentence vectors are computed at
+ingest time), by how much of the question's weighted vocabulary it and its preceding sentence
+hold, by whether it has the kind of thing the question asks for (a date for "when", a number
+for "how long", a name for "who"), and by its passage's rank. Below ANSWER_THRESHOLD the answer
+abstains. Every citation is checked against the stored article text before it is returned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .lexical import terms, tokens
+from .retrieve import Hit, Retrieval
+from .store import Store, sentence_id
+
+# Calibrated on tests/data/seed_qa.jsonl and XQuAD (answerable vs. unrelated questions);
+# `python -m bench.calibrate` reprints the trade-off.
+ANSWER_THRESHOLD = 0.42
+MAX_QUOTE_CHARS = 300
+# A further sentence joins the answer only when it scores almost as well as the best one.
+SECOND_QUOTE_MARGIN = 0.06
+ABSTAIN = "The indexed articles don't say."
+
+WEIGHT_DENSE, WEIGHT_LEXICAL, WEIGHT_TYPE, WEIGHT_RANK = 0.5, 0.5, 0.08, 0.04
+CONTEXT_WEIGHT = 0.5  # a question word found only in the sentence before counts this much
+
+_MONTHS = "january february march april may june july august september october november december"
+_DATE = re.compile(
+    r"\b(" + "|".join(_MONTHS.split()) + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|(?:19|20)\d\d|yesterday|today|tomorrow|last (?:year|month|week)|this (?:year|month|week)"
+    r"|next (?:year|month|week)|end of|since|until|ago|century|decade)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+    r"|hundred|thousand|million|billion|dozen|half|hour|hours|minute|minutes|percent)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_PLACE = re.compile(r"\b(?:in|at|from|to|near)\s+(?:the\s+)?[A-Z][\w-]+")
+
+
+def expected_type(question: str) -> re.Pattern | None:
+    """What kind of answer the question asks for, as a pattern the answer sentence should hold."""
+    q = question.lower()
+    if re.search(r"\bhow (long|many|much|old|far|often)\b|\bwhat (percentage|number|share)\b", q):
+        return _NUMBER
+    if re.search(r"\bwhen\b|\bwhat (date|day|year|month|time)\b|\bby when\b|\bsince when\b", q):
+        return _DATE
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return _NAME
+    if re.search(r"\bwhere\b|\bwhich (country|city|place|university|region)\b", q):
+        return _PLACE
+    return None
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass
+class Answer:
+    question: str
+    search_query: str
+    answer: str
+    answered: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Hit] = field(default_factory=list)
+    # For the UI and debugging; not part of the JSON contract.
+    confidence: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "search_query": self.search_query,
+            "answer": self.answer,
+            "answered": self.answered,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [hit.to_json() for hit in self.passages],
+        }
+
+
+@dataclass
+class Candidate:
+    doc_id: str
+    n: int
+    start: int
+    end: int
+    score: float
+    vector: np.ndarray
+    rank: int
+
+
+def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int = 3,
+           threshold: float = ANSWER_THRESHOLD) -> Answer:
+    """Answer `question` from the retrieved passages, or abstain."""
+    candidates = score_sentences(store, retrieval, question)
+    result = Answer(question, retrieval.query, "", False, [], retrieval.hits,
+                    candidates[0].score if candidates else 0.0)
+    if not candidates or candidates[0].score < threshold:
+        return _abstain(result)
+    chosen = [candidates[0]]
+    for candidate in candidates[1:]:
+        if len(chosen) >= max_quotes or candidate.score < max(threshold, chosen[0].score - SECOND_QUOTE_MARGIN):
+            break
+        if all(float(candidate.vector @ c.vector) < 0.8 for c in chosen):
+            chosen.append(candidate)
+    texts = store.catalog.texts({c.doc_id for c in chosen})
+    titles = store.catalog.titles(set(texts))
+    weights = _query_weights(store, retrieval.query, question)
+    # Read naturally: articles in order of their best sentence, sentences in article order.
+    article_order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.doc_id for c in chosen))}
+    chosen.sort(key=lambda c: (article_order[c.doc_id], c.start))
+    citations = []
+    for c in chosen:
+        start, end = trim(texts[c.doc_id], c.start, c.end, weights)
+        title, source = titles[c.doc_id]
+        citations.append(Citation(len(citations) + 1, c.doc_id, title, source, texts[c.doc_id][start:end], start, end))
+    citations = verify(store, citations)
+    if not citations:
+        return _abstain(result)
+    result.citations = citations
+    result.answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    result.answered = True
+    return result
+
+
+def _abstain(result: Answer) -> Answer:
+    titles = list(dict.fromkeys(hit.title for hit in result.passages))[:3]
+    closest = f" The closest passages are in: {'; '.join(titles)}." if titles else ""
+    result.answer = ABSTAIN + closest
+    result.answered = False
+    result.citations = []
+    return result
+
+
+def verify(store: Store, citations: list[Citation]) -> list[Citation]:
+    """Keep only citations whose quote is exactly the stored article text at [start:end]; renumber."""
+    texts = store.catalog.texts({c.doc_id for c in citations})
+    good = [c for c in citations if c.doc_id in texts and c.quote and texts[c.doc_id][c.start:c.end] == c.quote]
+    for n, c in enumerate(good, 1):
+        c.n = n
+    return good
+
+
+def _query_weights(store: Store, query: str, question: str) -> dict[str, float]:
+    """IDF weight of each query term; terms carried over from earlier turns count half."""
+    query_terms = list(dict.fromkeys(terms(query)))
+    own = set(terms(question))
+    df, total = store.catalog.document_frequencies(query_terms)
+    weights = {}
+    for term in query_terms:
+        idf = math.log(1 + (total - df.get(term, 0) + 0.5) / (df.get(term, 0) + 0.5))
+        weights[term] = idf * (1.0 if term in own else 0.5)
+    return weights
+
+
+def score_sentences(store: Store, retrieval: Retrieval, question: str) -> list[Candidate]:
+    """Every sentence of the retrieved passages, scored, best first."""
+    if not retrieval.hits:
+        return []
+    weights = _query_weights(store, retrieval.query, question)
+    total_weight = sum(weights.values()) or 1.0
+    wanted = expected_type(question)
+    question_words = set(tokens(question))
+    texts = store.catalog.texts({hit.doc_id for hit in retrieval.hits})
+
+    seen: dict[tuple[str, int], int] = {}
+    for rank, hit in enumerate(retrieval.hits):
+        for n in hit.sentences:
+            seen.setdefault((hit.doc_id, n), rank)
+    by_doc: dict[str, list[int]] = {}
+    for doc_id, n in seen:
+        by_doc.setdefault(doc_id, []).extend([n, n - 1])
+    spans = {}
+    for doc_id, numbers in by_doc.items():
+        for n, start, end in store.catalog.sentences_of(doc_id, sorted(set(numbers))):
+            spans[(doc_id, n)] = (start, end)
+    vectors = store.sentence_vectors([sentence_id(doc_id, n) for doc_id, n in seen])
+
+    k = len(retrieval.hits)
+    candidates = []
+    for (doc_id, n), rank in seen.items():
+        vector = vectors.get(sentence_id(doc_id, n))
+        if vector is None or (doc_id, n) not in spans:
+            continue
+        start, end = spans[(doc_id, n)]
+        text = texts[doc_id][start:end]
+        own = set(terms(text))
+        before = set(terms(texts[doc_id][slice(*spans[(doc_id, n - 1)])])) if (doc_id, n - 1) in spans else set()
+        lexical = sum(w if t in own else CONTEXT_WEIGHT * w if t in before else 0.0 for t, w in weights.items())
+        score = (
+            WEIGHT_DENSE * float(retrieval.vector @ vector)
+            + WEIGHT_LEXICAL * lexical / total_weight
+            + WEIGHT_RANK * (1 - rank / k)
+        )
+        if wanted is not None and _has_new(wanted, text, question_words):
+            score += WEIGHT_TYPE
+        candidates.append(Candidate(doc_id, n, start, end, score, vector, rank))
+    candidates.sort(key=lambda c: -c.score)
+    return candidates
+
+
+def _has_new(pattern: re.Pattern, text: str, question_words: set[str]) -> bool:
+    """Does the sentence hold a match of `pattern` that is not just words of the question?"""
+    for match in pattern.finditer(text):
+        if not set(tokens(match.group())) <= question_words:
+            return True
+    return False
+
+
+_CLAUSE_END = re.compile(r"[,;:]\s+|\s+(?=(?:and|but|while|which|who|that|because|although)\b)|[\"”]\s*")
+
+
+def trim(text: str, start: int, end: int, weights: dict[str, float], limit: int = MAX_QUOTE_CHARS) -> tuple[int, int]:
+    """For a sentence over `limit` characters, the window of whole clauses that best matches."""
+    if end - start <= limit:
+        return start, end
+    cuts = [start] + [start + m.end() for m in _CLAUSE_END.finditer(text, start, end)] + [end]
+    cuts = sorted(set(cuts))
+    best, best_span = -1.0, (start, end)
+    for i in range(len(cuts) - 1):
+        for j in range(i + 1, len(cuts)):
+            if cuts[j] - cuts[i] > limit:
+                break
+            window = set(terms(text[cuts[i]:cuts[j]]))
+            value = sum(w for t, w in weights.items() if t in window) + (cuts[j] - cuts[i]) / (100 * limit)
+            if value > best:
+                best, best_span = value, (cuts[i], cuts[j])
+    if best < 0:  # no clause boundary close enough: fall back to a word-boundary window at the start
+        cut = text.rfind(" ", start, start + limit)
+        best_span = (start, cut if cut > start else start + limit)
+    s, e = best_span
+    while s < e and text[s] in " ,;:":
+        s += 1
+    while e > s and text[e - 1] in " ,;:":
+        e -= 1
+    return s, e

@@ -1,0 +1,186 @@
+"""`Assistant`: the Python API the CLI and the UI share."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import answer as answering
+from . import retrieve
+from .articles import Article, iter_sources, load
+from .errors import AssistantError, SourceError
+from .passages import make_passages, split_sentences
+from .settings import Settings
+from .store import ArticleRecord, Store
+
+# Articles are embedded in groups of about this many texts, so the model sees full batches.
+ENCODE_GROUP = 256
+
+
+@dataclass
+class IngestReport:
+    added: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"added": self.added, "skipped": self.skipped, "failed": self.failed}
+
+
+class Assistant:
+    """An index of news articles that answers questions with verified quotes.
+
+    >>> assistant = Assistant(index_dir="index")
+    >>> assistant.ask("Where did the defense ministers meet?").answer
+    """
+
+    def __init__(self, index_dir: Path | str | None = None, *, settings: Settings | None = None,
+                 embeddings=None, seed: bool | None = None):
+        self.settings = settings or Settings()
+        if index_dir is not None:
+            self.settings = self.settings.model_copy(update={"index_dir": Path(index_dir)})
+        if seed is not None:
+            self.settings = self.settings.model_copy(update={"seed": seed})
+        if embeddings is None:
+            from .embeddings import MiniLM
+
+            embeddings = MiniLM()
+        self.embeddings = embeddings
+        self.store = Store(self.settings.index_dir, embeddings)
+        self._write_lock = threading.Lock()
+        if self.settings.seed and self.store.is_new and self.settings.seeds_dir.is_dir():
+            self.ingest([str(self.settings.seeds_dir)])
+
+    # -- the index ------------------------------------------------------------------------
+
+    def ingest(self, sources: Iterable[str], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Add articles from files, folders and URLs; duplicates are skipped without embedding."""
+        report = IngestReport()
+        expanded: list[str] = []
+        for source in sources:
+            for path, skip_reason in iter_sources(source):
+                if skip_reason:
+                    report.skipped.append({"source": path, "reason": skip_reason})
+                else:
+                    expanded.append(path)
+        pending: list[Article] = []
+        pending_texts = 0
+        seen: dict[str, str] = {}
+        with self._write_lock:
+            for i, source in enumerate(expanded):
+                if progress:
+                    progress(i, len(expanded), source)
+                try:
+                    article = load(source, max_bytes=self.settings.max_bytes, timeout=self.settings.fetch_timeout)
+                except SourceError as error:
+                    report.failed.append({"source": source, "error": str(error)})
+                    continue
+                doc_id = article.doc_id
+                if doc_id in seen or self.store.catalog.has(doc_id):
+                    original = seen.get(doc_id) or self.store.catalog.article(doc_id).source
+                    report.skipped.append({"source": source, "reason": f"duplicate of {doc_id} ({original})", "doc_id": doc_id})
+                    continue
+                seen[doc_id] = article.source
+                pending.append(article)
+                pending_texts += len(article.text) // 300 + 1
+                if pending_texts >= ENCODE_GROUP:
+                    self._add(pending, report)
+                    pending, pending_texts = [], 0
+            self._add(pending, report)
+            if progress:
+                progress(len(expanded), len(expanded), "")
+            self.store.mark_used()
+        return report
+
+    def add_text(self, text: str, title: str, source: str = "") -> IngestReport:
+        """Add pasted text as an article (the UI's paste box)."""
+        from .articles import _finish
+
+        report = IngestReport()
+        source = source or f"pasted:{title}"
+        try:
+            article = _finish(source, title, source, text)
+        except SourceError as error:
+            report.failed.append({"source": source, "error": str(error)})
+            return report
+        with self._write_lock:
+            if self.store.catalog.has(article.doc_id):
+                report.skipped.append({"source": source, "reason": f"duplicate of {article.doc_id}", "doc_id": article.doc_id})
+            else:
+                self._add([article], report)
+                self.store.mark_used()
+        return report
+
+    def _add(self, articles: list[Article], report: IngestReport) -> None:
+        """Split and embed a group of articles in one model call, then store each."""
+        if not articles:
+            return
+        splits = []
+        texts: list[str] = []
+        for article in articles:
+            sentences = split_sentences(article.text)
+            passages = make_passages(article.text, sentences)
+            splits.append((sentences, passages))
+            texts += [p.text for p in passages] + [s.text for s in sentences]
+        unique = list(dict.fromkeys(texts))  # a one-sentence passage is embedded once
+        vectors = self.embeddings.encode(unique)
+        row = {text: i for i, text in enumerate(unique)}
+        for article, (sentences, passages) in zip(articles, splits):
+            passage_vectors = vectors[[row[p.text] for p in passages]]
+            sentence_vectors = vectors[[row[s.text] for s in sentences]]
+            replaced = [d for d in self.store.catalog.by_source(article.source) if d != article.doc_id]
+            record = self.store.add(article, passages, sentences, passage_vectors, sentence_vectors)
+            for old in replaced:  # a changed article at the same source replaces the old version
+                self.store.remove(old)
+            entry = {"doc_id": record.doc_id, "title": record.title, "source": record.source, "passages": record.passages}
+            if replaced:
+                entry["replaced"] = replaced
+            report.added.append(entry)
+
+    def articles(self) -> list[ArticleRecord]:
+        return self.store.catalog.articles()
+
+    def article(self, doc_id: str) -> ArticleRecord:
+        return self.store.catalog.article(doc_id)
+
+    def remove(self, doc_id: str) -> ArticleRecord:
+        with self._write_lock:
+            return self.store.remove(doc_id)
+
+    def reindex(self, progress: Callable[[int, int, str], None] | None = None) -> int:
+        """Re-embed every article with the current model; returns the number of articles."""
+        with self._write_lock:
+            records = [self.store.catalog.article(r.doc_id) for r in self.store.catalog.articles()]
+            self.store.reset_vectors()
+            for i, record in enumerate(records):
+                if progress:
+                    progress(i, len(records), record.title)
+                article = Article(record.title, record.source, record.text, record.published, record.meta or {})
+                sentences = split_sentences(record.text)
+                passages = make_passages(record.text, sentences)
+                vectors = self.embeddings.encode([p.text for p in passages] + [s.text for s in sentences])
+                self.store.add(article, passages, sentences, vectors[: len(passages)],
+                               vectors[len(passages):], added=record.added)
+            return len(records)
+
+    # -- questions ------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, doc_ids: list[str] | None = None) -> retrieve.Retrieval:
+        return retrieve.search(self.store, self.embeddings, query, k or self.settings.top_k, doc_ids)
+
+    def ask(self, question: str, history: list[dict] | None = None, *, k: int | None = None,
+            doc_ids: list[str] | None = None) -> answering.Answer:
+        """Answer from the indexed articles with verified quotes, or say they don't contain it."""
+        question = " ".join((question or "").split())
+        if not question:
+            raise AssistantError("The question is empty: type a question about the indexed articles.")
+        query = retrieve.rewrite(question, history)
+        retrieval = self.search(query, k, doc_ids)
+        return answering.answer(self.store, retrieval, question)
+
+    def warm(self) -> None:
+        """Load the model and open the index now, so the first question is fast."""
+        self.embeddings.encode(["warm up"])
+        self.store.collections

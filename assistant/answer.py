@@ -23,7 +23,7 @@ from .store import Store, sentence_id
 
 # Calibrated on tests/data/seed_qa.jsonl and XQuAD (answerable vs. unrelated questions);
 # `python -m bench.calibrate` reprints the trade-off.
-ANSWER_THRESHOLD = 0.42
+ANSWER_THRESHOLD = 0.33
 MAX_QUOTE_CHARS = 300
 # A further sentence joins the answer only when it scores almost as well as the best one.
 SECOND_QUOTE_MARGIN = 0.06
@@ -31,6 +31,7 @@ ABSTAIN = "The indexed articles don't say."
 
 WEIGHT_DENSE, WEIGHT_LEXICAL, WEIGHT_TYPE, WEIGHT_RANK = 0.5, 0.5, 0.08, 0.04
 CONTEXT_WEIGHT = 0.5  # a question word found only in the sentence before counts this much
+PREFIX_WEIGHT = 0.7
 
 _MONTHS = "january february march april may june july august september october november december"
 _DATE = re.compile(
@@ -121,6 +122,9 @@ def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int
         if all(float(candidate.vector @ c.vector) < 0.8 for c in chosen):
             chosen.append(candidate)
     texts = store.catalog.texts({c.doc_id for c in chosen})
+    follow = _continuation(store, texts[chosen[0].doc_id], chosen[0])
+    if follow is not None and len(chosen) < max_quotes and all((c.doc_id, c.n) != (follow.doc_id, follow.n) for c in chosen):
+        chosen.append(follow)
     titles = store.catalog.titles(set(texts))
     weights = _query_weights(store, retrieval.query, question)
     # Read naturally: articles in order of their best sentence, sentences in article order.
@@ -138,6 +142,23 @@ def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int
     result.answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     result.answered = True
     return result
+
+
+_OPENS_QUOTE = tuple("\"“‘'«")
+_LEADS_ON = (":", "...", "…", ",")
+
+
+def _continuation(store: Store, text: str, best: Candidate) -> Candidate | None:
+    """The next sentence when the best one leads into it: it ends on a colon or an ellipsis, or
+    the next sentence is the quotation the best one introduces ("X said ... . \"...\"")."""
+    rows = store.catalog.sentences_of(best.doc_id, [best.n + 1])
+    if not rows:
+        return None
+    n, start, end = rows[0]
+    sentence = text[best.start:best.end].rstrip(" \"”’'")
+    if sentence.endswith(_LEADS_ON) or text[start:end].startswith(_OPENS_QUOTE):
+        return Candidate(best.doc_id, n, start, end, best.score, best.vector, best.rank)
+    return None
 
 
 def _abstain(result: Answer) -> Answer:
@@ -201,9 +222,11 @@ def score_sentences(store: Store, retrieval: Retrieval, question: str) -> list[C
             continue
         start, end = spans[(doc_id, n)]
         text = texts[doc_id][start:end]
+        if not is_statement(text):
+            continue
         own = set(terms(text))
         before = set(terms(texts[doc_id][slice(*spans[(doc_id, n - 1)])])) if (doc_id, n - 1) in spans else set()
-        lexical = sum(w if t in own else CONTEXT_WEIGHT * w if t in before else 0.0 for t, w in weights.items())
+        lexical = sum(_match(t, own, before) * w for t, w in weights.items())
         score = (
             WEIGHT_DENSE * float(retrieval.vector @ vector)
             + WEIGHT_LEXICAL * lexical / total_weight
@@ -214,6 +237,22 @@ def score_sentences(store: Store, retrieval: Retrieval, question: str) -> list[C
         candidates.append(Candidate(doc_id, n, start, end, score, vector, rank))
     candidates.sort(key=lambda c: -c.score)
     return candidates
+
+
+def _match(term: str, own: set[str], before: set[str]) -> float:
+    """How well a sentence holds a query term: 1 itself, PREFIX_WEIGHT for a shared stem
+    ("spoke" / "spokesman"), CONTEXT_WEIGHT when only the sentence before has it."""
+    if term in own:
+        return 1.0
+    if len(term) >= 5 and any(len(word) >= 5 and (word.startswith(term) or term.startswith(word)) for word in own):
+        return PREFIX_WEIGHT
+    return CONTEXT_WEIGHT if term in before else 0.0
+
+
+def is_statement(sentence: str) -> bool:
+    """A sentence that can answer: not a heading or a topic label such as "- 2026 Kosovan election"."""
+    words = sentence.lstrip("-*•# ").split()
+    return len(words) >= 8 or (len(words) >= 4 and sentence.rstrip("\"”’') ").endswith((".", "!", "?", "。")))
 
 
 def _has_new(pattern: re.Pattern, text: str, question_words: set[str]) -> bool:
@@ -231,7 +270,7 @@ def trim(text: str, start: int, end: int, weights: dict[str, float], limit: int 
     """For a sentence over `limit` characters, the window of whole clauses that best matches."""
     if end - start <= limit:
         return start, end
-    cuts = [start] + [start + m.end() for m in _CLAUSE_END.finditer(text, start, end)] + [end]
+    cuts = [start] + [m.end() for m in _CLAUSE_END.finditer(text, start, end)] + [end]
     cuts = sorted(set(cuts))
     best, best_span = -1.0, (start, end)
     for i in range(len(cuts) - 1):

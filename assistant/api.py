@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -55,8 +55,13 @@ class Assistant:
 
     # -- the index ------------------------------------------------------------------------
 
-    def ingest(self, sources: Iterable[str], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
-        """Add articles from files, folders and URLs; duplicates are skipped without embedding."""
+    def ingest(self, sources: Iterable[str], progress: Callable[[int, int, str], None] | None = None, *,
+               names: dict[str, str] | None = None) -> IngestReport:
+        """Add articles from files, folders and URLs; duplicates are skipped without embedding.
+
+        `names` maps a file path to the source to record instead of the path (the UI's uploads
+        sit in a temporary folder; it records `upload:ORIGINAL_NAME`).
+        """
         report = IngestReport()
         expanded: list[str] = []
         for source in sources:
@@ -77,6 +82,8 @@ class Assistant:
                 except SourceError as error:
                     report.failed.append({"source": source, "error": str(error)})
                     continue
+                if names and source in names and article.source == str(Path(source).resolve()):
+                    article = replace(article, source=names[source])
                 doc_id = article.doc_id
                 if doc_id in seen or self.store.catalog.has(doc_id):
                     original = seen.get(doc_id) or self.store.catalog.article(doc_id).source

@@ -14,6 +14,8 @@ from typing import Iterator
 from .errors import SourceError
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+# A folder's own notes, not articles: skipped when walking a folder, indexed when named.
+FOLDER_NOTES = {"readme", "license", "licence", "changelog", "contributing", "notice", "copying"}
 USER_AGENT = "assistant-news-reader/0.1 (+https://github.com/)"
 
 
@@ -63,7 +65,9 @@ def iter_sources(source: str) -> Iterator[tuple[str, str | None]]:
         relative = child.relative_to(path)
         if child.is_dir() or any(part.startswith(".") for part in relative.parts):
             continue
-        if child.suffix.lower() in SUFFIXES:
+        if child.stem.lower() in FOLDER_NOTES:
+            yield str(child), "a folder's README/licence file, not an article; name the file itself to index it"
+        elif child.suffix.lower() in SUFFIXES:
             yield str(child), None
         else:
             yield str(child), f"unsupported file type {child.suffix or '(none)'!r}"

@@ -254,5 +254,34 @@ def eval_(questions, top_k, as_json, settings):
         click.echo(f"{key:<22} {value}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets anyone on the network add and remove articles.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to listen on.")
+@index_options
+def serve(host, port, settings):
+    """Open the chat in a browser: ask, read the quoted sources, add and remove articles.
+
+    \b
+    Example: assistant serve --port 7860   (then open http://127.0.0.1:7860)
+    """
+    import time
+
+    from . import ui
+
+    started = time.monotonic()
+    assistant = _assistant(settings)
+    assistant.warm()
+    app = ui.build_app(assistant)
+    try:
+        ui.launch(app, host, port, max_file_size=settings.max_bytes)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({error}); pass another --port") from None
+    records = assistant.articles()
+    click.echo(f"ready on http://{host}:{port} ({len(records)} articles, index {settings.index_dir}, "
+               f"{time.monotonic() - started:.1f} s); Ctrl+C stops", err=True)
+    app.block_thread()
+
+
 if __name__ == "__main__":
     main()

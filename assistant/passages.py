@@ -18,10 +18,11 @@ OVERLAP_SENTENCES = 1
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "cmdr", "adm", "gov",
-    "sen", "rep", "st", "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "no", "nos", "fig",
+    "sen", "rep", "st", "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "fig",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt",
     "ft", "approx", "dept", "est", "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m", "d.c",
 }
+NUMBER_ABBREVIATIONS = {"no", "nos"}  # "No. 5", but "He said no. Then ..." ends a sentence
 CLOSERS = "\"'”’)]»"
 OPENERS = "\"'“‘([«"
 _END = re.compile(r"[.!?。！？]+[" + re.escape(CLOSERS) + r"]*")
@@ -65,8 +66,10 @@ def _is_boundary(text: str, mark_start: int, mark_end: int) -> bool:
             return False  # "U.S. Secretary", "Dr. Wu", "J. Smith"
         if "." in word and len(word) <= 6:
             return False  # other dotted abbreviations
-        if nxt.isdigit() and not spaced:
-            return False  # "3.5"
+        if nxt.isdigit() and (not spaced or word in NUMBER_ABBREVIATIONS):
+            return False  # "3.5", "No. 5"
+        if text[:mark_start].strip().isdigit():
+            return False  # a numbered list item: "1. Reservoir levels"
     if nxt.isupper() or nxt.isdigit() or nxt in OPENERS or nxt in "-–—•*":
         return True
     # A lone or repeated mark after a space, as in "China. .After": end the sentence on any letter.

@@ -11,9 +11,12 @@ import numpy as np
 from .lexical import QUESTION_WORDS, STOPWORDS, terms
 from .store import Store
 
-# Reciprocal rank fusion: score = sum over lists of weight / (RRF_K + rank).
+# Reciprocal rank fusion: score = sum over lists of weight / (RRF_K + rank). BM25 weighs 1.5:
+# on the seed questions among distractors it lifted recall@5 from 0.968 to 1.0 and MRR from
+# 0.841 to 0.866 against equal weights (XQuAD en: recall 0.980 -> 0.985, MRR 0.963 both);
+# dense passages alone gave 0.968 / 0.839 (XQuAD 0.980 / 0.934).
 RRF_K = 60
-WEIGHTS = {"passages": 1.0, "sentences": 1.0, "lexical": 1.0}
+WEIGHTS = {"passages": 1.0, "sentences": 1.0, "lexical": 1.5}
 
 
 @dataclass

@@ -27,8 +27,41 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
+# British spellings meet American ones ("defence chiefs" finds "defense ministers").
+_BRITISH = {"defence": "defense", "offence": "offense", "licence": "license", "pretence": "pretense",
+            "centre": "center", "theatre": "theater", "metre": "meter", "programme": "program",
+            "judgement": "judgment", "catalogue": "catalog", "dialogue": "dialog", "ageing": "aging"}
+_BRITISH_SUFFIXES = (("isation", "ization"), ("ised", "ized"), ("ising", "izing"), ("ise", "ize"),
+                     ("our", "or"), ("ourable", "orable"), ("ourite", "orite"), ("elled", "eled"),
+                     ("elling", "eling"), ("yse", "yze"), ("ysed", "yzed"))
+_OUR_WORDS = {"colour", "favour", "honour", "labour", "neighbour", "behaviour", "harbour", "rumour",
+              "vigour", "armour", "flavour", "humour", "savour", "valour", "endeavour", "splendour"}
+_ISE_WORDS = {"organise", "recognise", "criticise", "realise", "apologise", "authorise", "mobilise",
+              "stabilise", "normalise", "legalise", "prioritise", "emphasise", "modernise", "privatise",
+              "characterise", "summarise", "minimise", "maximise", "utilise", "finalise", "analyse",
+              "paralyse", "travel", "cancel", "model", "fuel", "label", "signal", "level", "channel"}
+
+
+def americanise(word: str) -> str:
+    if word in _BRITISH:
+        return _BRITISH[word]
+    for british, american in _BRITISH_SUFFIXES:
+        if word.endswith(british):
+            root = word[: -len(british)]
+            if british in ("our", "ourable", "ourite") and root + "our" not in _OUR_WORDS:
+                continue
+            if british not in ("our", "ourable", "ourite"):
+                base = {"isation": "ise", "ised": "ise", "ising": "ise", "ise": "ise", "yse": "yse",
+                        "ysed": "yse", "elled": "el", "elling": "el"}[british]
+                if root + base not in _ISE_WORDS:
+                    continue
+            return root + american
+    return word
+
+
 def stem(word: str) -> str:
     """A deliberately light suffix stripper (plural, -ing, -ed) so inflections meet."""
+    word = americanise(word)
     if len(word) <= 3 or word.isdigit():
         return word
     if word.endswith("ies") and len(word) > 4:
@@ -36,7 +69,7 @@ def stem(word: str) -> str:
     if word.endswith("sses"):
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
+        word = americanise(word[:-1])
     if word.endswith("ing") and len(word) > 5:
         word = word[:-3]
     elif word.endswith("ed") and len(word) > 4:
@@ -64,3 +97,17 @@ def tokens(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Content terms of a text, in order, stemmed, without stopwords or lone underscores."""
     return [stem(word) for word in tokens(text) if word not in STOPWORDS and word.strip("_")]
+
+
+# "how long", "how many", ... ask for a kind of answer; the word after "how" is not a topic.
+_HOW = re.compile(r"\bhow\s+(long|many|much|old|far|often|big|large|soon)\b", re.IGNORECASE)
+
+
+_DURATION_VERBS = re.compile(r"\b(last|lasted|take|took|run|ran|go on|went on)\s*\?*\s*$", re.IGNORECASE)
+
+
+def query_terms(question: str) -> list[str]:
+    """The terms of a question worth searching for."""
+    if re.search(r"\bhow\s+long\b", question, re.IGNORECASE):
+        question = _DURATION_VERBS.sub(" ", question)  # "how long did it last?": a verb, not "last year"
+    return terms(_HOW.sub(" ", question))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lexical import QUESTION_WORDS, STOPWORDS, terms
+from .lexical import QUESTION_WORDS, STOPWORDS, query_terms, terms
 from .store import Store
 
 # Reciprocal rank fusion: score = sum over lists of weight / (RRF_K + rank). BM25 weighs 1.5:
@@ -60,7 +60,7 @@ def search(store: Store, embeddings, query: str, k: int = 5, doc_ids: list[str] 
     vector = embeddings.encode([query])[0]
     lists: dict[str, list[str]] = {}
     lists["passages"] = [id_ for id_, _ in store.dense("passages", vector, depth, doc_ids)]
-    lists["lexical"] = [id_ for id_, _ in store.catalog.search(terms(query), depth, doc_ids)]
+    lists["lexical"] = [id_ for id_, _ in store.catalog.search(query_terms(query), depth, doc_ids)]
     sentence_hits = store.dense("sentences", vector, depth, doc_ids)
     sentence_scores = dict(sentence_hits)
     lists["sentences"] = _passages_of_sentences(store, [id_ for id_, _ in sentence_hits])
@@ -114,6 +114,7 @@ _REFERRING = frozenset(
     "he she they him her them his hers their theirs it its this that these those there then "
     "afterwards afterward later earlier before after same other side".split()
 )
+_PERSONAL = frozenset("he she him her his hers they them their theirs".split())
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:[\s–-]+[A-Z][\w'’-]*)*")
 
 
@@ -146,6 +147,8 @@ def rewrite(question: str, history: list[dict] | None) -> str:
             if not set(terms(name)) <= have:
                 carried.append(name)
                 have |= set(terms(name))
+        if carried and any(w in _PERSONAL for w in words):
+            continue  # "where does he teach?": the person is the referent, not the earlier topic
         for word in re.findall(r"\w+", turn):
             stemmed = terms(word)
             if stemmed and stemmed[0] not in have and word.lower() not in QUESTION_WORDS:

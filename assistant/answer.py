@@ -134,11 +134,13 @@ def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int
         if all(float(candidate.vector @ c.vector) < 0.8 for c in chosen):
             chosen.append(candidate)
     texts = store.catalog.texts({c.doc_id for c in chosen})
-    follow = _continuation(store, texts[chosen[0].doc_id], chosen[0])
-    if follow is not None and len(chosen) < max_quotes and all((c.doc_id, c.n) != (follow.doc_id, follow.n) for c in chosen):
-        chosen.append(follow)
-    titles = store.catalog.titles(set(texts))
     weights = _query_weights(store, retrieval.query, question)
+    own = set(query_terms(question))
+    key_term = max((t for t in weights if t in own), key=weights.get, default=None)
+    follow = _continuation(store, texts[chosen[0].doc_id], chosen[0], key_term)
+    if follow is not None and all((c.doc_id, c.n) != (follow.doc_id, follow.n) for c in chosen):
+        chosen = chosen[: max_quotes - 1] + [follow]
+    titles = store.catalog.titles(set(texts))
     # Read naturally: articles in order of their best sentence, sentences in article order.
     article_order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.doc_id for c in chosen))}
     chosen.sort(key=lambda c: (article_order[c.doc_id], c.start))
@@ -160,15 +162,28 @@ _OPENS_QUOTE = tuple("\"“‘'«")
 _LEADS_ON = (":", "...", "…", ",")
 
 
-def _continuation(store: Store, text: str, best: Candidate) -> Candidate | None:
-    """The next sentence when the best one leads into it: it ends on a colon or an ellipsis, or
-    the next sentence is the quotation the best one introduces ("X said ... . \"...\"")."""
+_ANAPHOR = re.compile(
+    r"^(?:this|these|that|those|it|its|he|his|she|her|they|their|such|both|the latter|the former"
+    r"|in this way|in that case|as a result|therefore|thus|however)\b",
+    re.IGNORECASE,
+)
+
+
+def _continuation(store: Store, text: str, best: Candidate, key_term: str | None) -> Candidate | None:
+    """The next sentence when it completes the best one. News and encyclopaedic prose often state
+    the topic in one sentence and the answer in the next, so the next sentence joins when:
+    the best one leads into it (ends on a colon or an ellipsis, or introduces a quotation), or,
+    in the same paragraph, it refers back ("These include ...", "In this way ...") or names the
+    question's rarest term again ("Ratzel believed ...")."""
     rows = store.catalog.sentences_of(best.doc_id, [best.n + 1])
     if not rows:
         return None
     n, start, end = rows[0]
-    sentence = text[best.start:best.end].rstrip(" \"”’'")
-    if sentence.endswith(_LEADS_ON) or text[start:end].startswith(_OPENS_QUOTE):
+    sentence, following = text[best.start:best.end].rstrip(" \"”’'"), text[start:end]
+    leads_in = sentence.endswith(_LEADS_ON) or following.startswith(_OPENS_QUOTE)
+    same_paragraph = "\n" not in text[best.end:start]
+    refers_back = bool(_ANAPHOR.match(following)) or (key_term is not None and key_term in terms(following))
+    if leads_in or (same_paragraph and refers_back and is_statement(following)):
         return Candidate(best.doc_id, n, start, end, best.score, best.vector, best.rank)
     return None
 

@@ -21,6 +21,14 @@ ENCODE_GROUP = 256
 
 @dataclass
 class IngestReport:
+    """What `ingest` did with each source (`assistant ingest --json` prints `to_json()`).
+
+        added    {"doc_id", "title", "source", "passages"}, plus "replaced": [old doc_ids] when
+                 the article is a changed version of one already indexed from the same source
+        skipped  {"source", "reason"}, plus "doc_id" (the article it repeats) for a duplicate
+        failed   {"source", "error"}
+    """
+
     added: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
@@ -124,6 +132,7 @@ class Assistant:
         """Split and embed a group of articles in one model call, then store each."""
         if not articles:
             return
+        self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
         splits = []
         texts: list[str] = []
         for article in articles:
@@ -170,6 +179,7 @@ class Assistant:
                 vectors = self.embeddings.encode([p.text for p in passages] + [s.text for s in sentences])
                 self.store.add(article, passages, sentences, vectors[: len(passages)],
                                vectors[len(passages):], added=record.added)
+            self.store.finish_reindex()
             return len(records)
 
     # -- questions ------------------------------------------------------------------------

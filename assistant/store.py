@@ -23,13 +23,15 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .articles import Article
-from .errors import ArticleNotFound, IndexMismatch
+from .errors import ArticleNotFound, AssistantError, IndexMismatch
 from .lexical import terms
 from .passages import Passage, Sentence, make_passages, split_sentences
+
+if TYPE_CHECKING:  # numpy is imported where vectors are handled: `list` and `show` never need it
+    import numpy as np
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -99,11 +101,20 @@ class Catalog:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._local = threading.local()
         self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.executescript(SCHEMA)
         self.lock = threading.RLock()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection. One connection shared by threads aborts reads ("query
+        aborted") while another thread writes: the UI answers questions during an ingestion."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA synchronous = NORMAL")
+        return db
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -278,7 +289,14 @@ class Store:
     def collections(self) -> dict:
         with self._lock:
             if self._collections is None:
-                self._collections = self._open_collections()
+                collections = self._open_collections()
+                if self.catalog.get_meta("reindexing"):
+                    # Chroma is half empty: syncing now would drop the articles not yet re-embedded.
+                    raise AssistantError(
+                        f"The index at {self.index_dir} is half rebuilt: an `assistant reindex` did not "
+                        f"finish. Run `assistant reindex --index-dir {self.index_dir}` again (no article is lost)."
+                    )
+                self._collections = collections
                 self.sync()
         return self._collections
 
@@ -368,6 +386,8 @@ class Store:
                     documents=[item.text for item in part],
                     metadatas=[{"doc_id": doc_id, "n": item.n, "start": item.start, "end": item.end} for item in part],
                 )
+        import numpy as np
+
         centroid = passage_vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         collections["articles"].upsert(
@@ -395,6 +415,7 @@ class Store:
         with self._lock:
             if self._client is None or self._collections is None:
                 self._open_collections(check_model=False)
+            self.catalog.set_meta("reindexing", now())  # until finish_reindex(): see `collections`
             for name in COLLECTIONS:
                 try:
                     self._client.delete_collection(name)
@@ -402,6 +423,10 @@ class Store:
                     pass
             self.catalog.set_meta("embedding_model", self.embeddings.name)
             self._collections = self._open_collections()
+
+    def finish_reindex(self) -> None:
+        """Every article is back in Chroma: the index may sync and serve again."""
+        self.catalog.db.execute("DELETE FROM meta WHERE key = 'reindexing'")
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -420,6 +445,8 @@ class Store:
         return [(id_, 1.0 - distance) for id_, distance in zip(result["ids"][0], result["distances"][0])]
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        import numpy as np
+
         if not ids:
             return {}
         got = self.collections["sentences"].get(ids=ids, include=["embeddings"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import http.server
+import os
 import socket
 import threading
 from pathlib import Path
@@ -112,10 +113,8 @@ BUDGET_PDF_LINES = [
 BUDGET_PDF_DATE = "2024-04-02"
 
 
-def write_pdf(path: Path, title: str, lines: list[str], date: str, monkeypatch=None) -> Path:
+def write_pdf(path: Path, title: str, lines: list[str], date: str) -> Path:
     """A one-page PDF with a text layer, its /Title and /CreationDate set (reportlab)."""
-    import os
-
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 

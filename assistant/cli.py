@@ -80,6 +80,12 @@ def main():
 def ingest(sources, as_json, settings):
     """Add articles: .txt .md .html .pdf files, folders (recursively) and http(s) URLs.
 
+    The same article again is skipped as a duplicate; a changed article at the same source
+    replaces the old version. In folders, README/LICENSE files are skipped (name one to add it).
+    Exit 1 if any source failed; the good ones are indexed either way. --json prints
+    {"added": [{doc_id, title, source, passages[, replaced]}], "skipped": [{source, reason[, doc_id]}],
+    "failed": [{source, error}]}.
+
     \b
     Example: assistant ingest seeds/ ~/news/ https://example.com/story.html
     """

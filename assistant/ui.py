@@ -41,11 +41,16 @@ CSS = """
 .searched { font-size: 0.85em; opacity: 0.75; margin-bottom: 0.4em; }
 .abstain { border-left: 4px solid #d97706; padding: 0.2em 0 0.2em 0.7em; font-style: italic; }
 .abstain .tag { font-style: normal; font-weight: 600; color: #b45309; margin-right: 0.3em; }
+.error { border-left: 4px solid #dc2626; padding: 0.2em 0 0.2em 0.7em; }
+.error .tag { font-weight: 600; color: #b91c1c; margin-right: 0.3em; }
+#chatbot .sources, #chatbot .sources .source-title, #chatbot .sources blockquote.context,
+#chatbot .sources mark { font-size: 15px; }
+#chatbot .sources .source-meta { font-size: 13px; }
 .sources .source { margin: 0.2em 0 0.9em 0; }
 .sources .source-title { font-weight: 600; }
-.sources .source-meta { font-size: 0.85em; opacity: 0.75; margin: 0.1em 0 0.3em 0; word-break: break-all; }
-.sources .context { margin: 0; padding: 0.4em 0.7em; border-left: 3px solid var(--border-color-primary);
-                    line-height: 1.5; }
+.sources .source-meta { opacity: 0.75; margin: 0.1em 0 0.3em 0; word-break: break-all; }
+.sources blockquote.context { margin: 0 !important; padding: 0.4em 0.7em; line-height: 1.5;
+                              border-left: 3px solid var(--border-color-primary); }
 .sources mark { background: #fde68a; color: #111; padding: 0 0.1em; border-radius: 2px; }
 .article-view { max-height: 32em; overflow-y: auto; line-height: 1.55; }
 .article-view .meta { font-size: 0.85em; opacity: 0.75; }
@@ -62,7 +67,11 @@ def chat(assistant, message: str, history: list[dict] | None = None, k: int | No
     try:
         answer = assistant.ask(message, plain_history(history), k=int(k) if k else None, doc_ids=doc_ids or None)
     except AssistantError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+        # Shown in the conversation: a gr.Error raised here leaves ChatInterface's textbox
+        # disabled (Gradio 6.31), and the chat must keep working.
+        gr.Warning(str(error))
+        yield [gr.ChatMessage(f'<div class="error"><span class="tag">Cannot answer.</span>{_text(str(error))}</div>')]
+        return
     if answer.answered:
         shown = len(answer.answer)
         for step in range(1, STREAM_STEPS):
@@ -95,6 +104,7 @@ def plain_history(history: list[dict] | None) -> list[dict]:
 
 
 def _html_to_text(markup: str) -> str:
+    """An answer bubble's text: the quotes and markers, without the search query."""
     markup = re.sub(r'<div class="searched">.*?</div>', "", markup)
     return html.unescape(re.sub(r"<[^>]+>", "", markup)).strip()
 
@@ -150,9 +160,9 @@ def sources_html(assistant, answer: Answer) -> str:
 
 
 def _source_link(source: str) -> str:
-    if is_url(source):
-        return f'<a href="{html.escape(source, quote=True)}" target="_blank" rel="noopener noreferrer">{_text(source)}</a>'
-    return _text(source)
+    if not is_url(source):
+        return _text(source)
+    return f'<a href="{html.escape(source, quote=True)}" target="_blank" rel="noopener noreferrer">{_text(source)}</a>'
 
 
 def context(text: str, start: int, end: int) -> tuple[str, str]:
@@ -161,7 +171,7 @@ def context(text: str, start: int, end: int) -> tuple[str, str]:
     para_start = text.rfind("\n", 0, start) + 1
     para_end = text.find("\n", end)
     para_end = len(text) if para_end == -1 else para_end
-    sentences = [s for s in split_sentences(text[para_start:para_end])]
+    sentences = split_sentences(text[para_start:para_end])
     offset = start - para_start, end - para_start
     first = next((i for i, s in enumerate(sentences) if s.end > offset[0]), 0)
     last = max((i for i, s in enumerate(sentences) if s.start < offset[1]), default=len(sentences) - 1)
@@ -228,7 +238,7 @@ def _report_markdown(report, names: dict[str, str]) -> str:
 
     lines = []
     for item in report.added:
-        replaced = f" (replaces {len(item['replaced'])} earlier version)" if item.get("replaced") else ""
+        replaced = f" (replaces {_count(len(item['replaced']), 'earlier version')})" if item.get("replaced") else ""
         lines.append(f"**Added** {_md(item['title'])}: {_count(item['passages'], 'passage')}{replaced}")
     for item in report.skipped:
         reason = item["reason"]
@@ -250,14 +260,19 @@ def _md(text: str) -> str:
 
 def article_html(record) -> str:
     """One article's stored text, the text every citation points into."""
-    meta = " · ".join(_text(part) for part in (record.source, f"published {record.published}" if record.published else "",
-                                               f"{record.passages} passages", f"id {record.doc_id}") if part)
+    parts = (record.source, f"published {record.published}" if record.published else "",
+             _count(record.passages, "passage"), f"id {record.doc_id}")
+    meta = " · ".join(_text(part) for part in parts if part)
     paragraphs = "".join(f"<p>{_text(p.strip())}</p>" for p in record.text.split("\n\n") if p.strip())
     return f'<div class="article-view"><h3>{_text(record.title)}</h3><div class="meta">{meta}</div>{paragraphs}</div>'
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _summary(records) -> str:
+    return f"{_count(len(records), 'article')}, {_count(sum(r.passages for r in records), 'passage')} indexed."
 
 
 def _table(records) -> list[list]:
@@ -267,8 +282,10 @@ def _table(records) -> list[list]:
 def _seed_examples(assistant) -> list[str]:
     """The example questions, when the seed article is in the index (they are about it)."""
     seeds = assistant.settings.seeds_dir
+    if not seeds.is_dir():
+        return []
     try:
-        seed_ids = {load(path).doc_id for path, skip in iter_sources(str(seeds)) if not skip} if seeds.is_dir() else set()
+        seed_ids = {load(path).doc_id for path, skip in iter_sources(str(seeds)) if not skip}
     except SourceError:
         return []
     return EXAMPLES if seed_ids & {r.doc_id for r in assistant.articles()} else []
@@ -286,18 +303,20 @@ def build_app(assistant):
         choices = [(r.title, r.doc_id) for r in records]
         ids = {r.doc_id for r in records}
         selected = selected if selected in ids else None
-        count = _count(len(records), "article") + ", " + _count(sum(r.passages for r in records), "passage") + " indexed."
         return (
             _table(records),
             [r.doc_id for r in records],
             gr.Dropdown(choices=choices, value=selected),
             gr.Dropdown(choices=choices, value=[d for d in restrict or [] if d in ids]),
-            count,
+            _summary(records),
             article_html(assistant.article(selected)) if selected else "",
         )
 
     def respond(message: str, history: list[dict], k: int, doc_ids: list[str]):
         yield from chat(assistant, message, history, k, doc_ids)
+
+    records = assistant.articles()
+    choices = [(r.title, r.doc_id) for r in records]
 
     with gr.Blocks(title="News assistant", fill_height=True) as app:
         gr.Markdown("## News assistant\nAsk about the indexed articles. Every answer is quoted word "
@@ -309,9 +328,11 @@ def build_app(assistant):
                         gr.Markdown("### Settings")
                         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label="Passages to search",
                                       info="How many passages are retrieved before an answer is chosen.")
-                        restrict = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only these articles",
+                        # Any id is accepted (an API caller may know articles added after start-up).
+                        restrict = gr.Dropdown(choices=choices, value=[], multiselect=True, allow_custom_value=True,
+                                               label="Only these articles",
                                                info="Leave empty to search every article.", elem_id="restrict")
-                        count = gr.Markdown(elem_id="article-count")
+                        count = gr.Markdown(_summary(records), elem_id="article-count")
                     with gr.Column(scale=4):
                         chatbot = gr.Chatbot(
                             height=560, show_label=False, elem_id="chatbot", latex_delimiters=[],
@@ -324,12 +345,14 @@ def build_app(assistant):
                             textbox=gr.Textbox(placeholder="Ask about the articles…", show_label=False,
                                                elem_id="question", submit_btn=True, stop_btn=True),
                             additional_inputs=[k, restrict],
+                            validator=lambda message: gr.validate(bool((message or "").strip()),
+                                                                  "Type a question about the articles."),
                             examples=[[q, None, None] for q in _seed_examples(assistant)] or None,
                             api_name="chat", fill_height=True,
                         )
 
             with gr.Tab("Articles", id="articles"):
-                doc_ids = gr.State([])
+                doc_ids = gr.State([r.doc_id for r in records])
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
                         gr.Markdown("### Add articles")
@@ -341,17 +364,18 @@ def build_app(assistant):
                                 url = gr.Textbox(label="Article address", placeholder="https://…", elem_id="url")
                                 add_url = gr.Button("Fetch and add", variant="primary")
                             with gr.Tab("Paste text"):
-                                pasted_title = gr.Textbox(label="Title", elem_id="paste-title")
+                                pasted_title = gr.Textbox(label="Title", elem_id="paste-title",
+                                                          placeholder="Optional: the first line is used")
                                 pasted_text = gr.Textbox(label="Article text", lines=8, elem_id="paste-text")
                                 add_text = gr.Button("Add text", variant="primary")
                         status = gr.Markdown(elem_id="status")
                     with gr.Column(scale=3):
                         gr.Markdown("### Indexed articles")
-                        table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["str", "str", "str", "number", "str"],
-                                             interactive=False, wrap=True, elem_id="articles",
+                        table = gr.Dataframe(_table(records), headers=TABLE_HEADERS, interactive=False, wrap=True,
+                                             datatype=["str", "str", "str", "number", "str"], elem_id="articles",
                                              column_widths=["31%", "26%", "14%", "13%", "16%"])
                         with gr.Row(equal_height=True):
-                            selected = gr.Dropdown(choices=[], label="Article (or click a row)", scale=4,
+                            selected = gr.Dropdown(choices=choices, label="Article (or click a row)", scale=4,
                                                    elem_id="selected")
                             remove = gr.Button("Remove from index", variant="stop", scale=1, elem_id="remove")
                         view = gr.HTML(elem_id="article-view")
@@ -379,14 +403,29 @@ def build_app(assistant):
             return (*cleared, *after_change(message, report, selected_id, restrict_value))
 
         def on_remove(doc_id, restrict_value):
-            if not doc_id:
-                raise gr.Error("Choose an article to remove: pick it in the list or click its row.",
-                               print_exception=False)
             try:
                 record = assistant.remove(doc_id)
-            except AssistantError as error:
-                raise gr.Error(str(error), print_exception=False) from None
+            except AssistantError as error:  # removed meanwhile, e.g. in another window
+                gr.Warning(str(error))
+                return (gr.skip(), *index_views(None, restrict_value))
             return (f"Removed **{_md(record.title)}**.", *index_views(None, restrict_value))
+
+        # Validators run before a handler and mark the input at fault, instead of an error
+        # overlay on every output of the handler.
+        def valid(count: int) -> list:
+            return [gr.validate(True, "")] * count
+
+        def check_url(address, *others):
+            message = "Give the article's full address, starting with http:// or https://."
+            return [gr.validate(is_url((address or "").strip()), message), *valid(len(others))]
+
+        def check_text(title, text, *others):
+            return [*valid(1), gr.validate(bool((text or "").strip()), "Paste the article's text first."),
+                    *valid(len(others))]
+
+        def check_selected(doc_id, *others):
+            message = "Choose the article to remove: pick it here or click its row."
+            return [gr.validate(bool(doc_id), message), *valid(len(others))]
 
         def on_select(ids, event: gr.SelectData):
             row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
@@ -397,22 +436,30 @@ def build_app(assistant):
                 return ""
             try:
                 return article_html(assistant.article(doc_id))
-            except AssistantError as error:
-                raise gr.Error(str(error), print_exception=False) from None
+            except AssistantError as error:  # removed meanwhile, e.g. in another window
+                gr.Warning(str(error))
+                return ""
 
         files.upload(on_files, [files, selected, restrict], [files, status, *views], api_visibility="private")
-        add_url.click(on_url, [url, selected, restrict], [url, status, *views], api_visibility="private")
-        url.submit(on_url, [url, selected, restrict], [url, status, *views], api_visibility="private")
+        for trigger in (add_url.click, url.submit):
+            trigger(on_url, [url, selected, restrict], [url, status, *views], validator=check_url,
+                    api_visibility="private")
         add_text.click(on_text, [pasted_title, pasted_text, selected, restrict],
-                       [pasted_title, pasted_text, status, *views], api_visibility="private")
-        remove.click(on_remove, [selected, restrict], [status, *views], api_visibility="private")
+                       [pasted_title, pasted_text, status, *views], validator=check_text, api_visibility="private")
+        remove.click(on_remove, [selected, restrict], [status, *views], validator=check_selected,
+                     api_visibility="private")
         table.select(on_select, [doc_ids], [selected], api_visibility="private")
         selected.change(on_choose, [selected], [view], api_visibility="private")
         app.load(lambda: index_views(), None, views, api_visibility="private")
 
-        def ask(question: str, k: int = 0, doc_ids: list[str] | None = None, history: list[dict] | None = None) -> dict:
-            """Answer like `assistant ask --json`: answer, answered, search_query, citations, passages."""
-            return ask_json(assistant, question, k or None, doc_ids, history)
+        def ask(question: str, k: int = assistant.settings.top_k, doc_ids: list[str] | None = None,
+                history: list[dict] | None = None) -> dict:
+            """Answer like `assistant ask --json`: answer, answered, search_query, citations, passages.
+
+            k is the number of passages to search, doc_ids limits the search to those articles, and
+            history holds the earlier turns as [{"role": "user" | "assistant", "content": text}].
+            """
+            return ask_json(assistant, question, k, doc_ids, history)
 
         gr.api(ask, api_name="ask")
     return app

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -66,19 +65,14 @@ def server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while True:
+        while f"ready on http://127.0.0.1:{port}" not in (folder / "serve.log").read_text():
             if process.poll() is not None:
                 pytest.fail(f"assistant serve exited with {process.returncode}:\n{(folder / 'serve.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
             if time.monotonic() > deadline:
-                pytest.fail(f"assistant serve did not answer on {url}:\n{(folder / 'serve.log').read_text()}")
+                pytest.fail(f"assistant serve was not ready on {url}:\n{(folder / 'serve.log').read_text()}")
             time.sleep(0.5)
-        assert f"ready on http://127.0.0.1:{port}" in (folder / "serve.log").read_text()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
         yield url
     finally:
         process.terminate()
@@ -137,6 +131,11 @@ def open_sources(answer):
 
     answer.locator(".thought-group .title", has_text="Sources (").click()
     expect(answer.locator("mark").first).to_be_visible()
+    # The block slides open: wait until it has grown past the last quote, so the screenshot shows it.
+    block, last_mark = answer.locator(".thought-group .content"), answer.locator("mark").last
+    last_mark.page.wait_for_function(
+        "([block, mark]) => block.getBoundingClientRect().bottom >= mark.getBoundingClientRect().bottom",
+        arg=[block.element_handle(), last_mark.element_handle()])
     return [" ".join(mark.split()) for mark in answer.locator("mark").all_inner_texts()]
 
 
@@ -231,12 +230,16 @@ def test_browser_bad_input_shows_a_readable_error(page, tmp_path, screenshots):
     page.locator("#url input, #url textarea").first.fill(f"http://127.0.0.1:{free_port()}/story.html")
     page.get_by_role("button", name="Fetch and add").click()
     expect(status).to_contain_text("could not fetch")
-    page.locator("#url input, #url textarea").first.fill("/etc/passwd")
+    page.locator("#url input, #url textarea").first.fill("/etc/passwd")  # not read as a server path
     page.get_by_role("button", name="Fetch and add").click()
-    expect(page.locator(".toast-body", has_text="starting with http:// or https://")).to_be_visible()
+    expect(page.locator("#url")).to_contain_text("Give the article's full address, starting with http:// or https://.")
     page.screenshot(path=screenshots / "09-bad-url.png")
     assert "Traceback" not in page.content()
 
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("   ")
+    page.locator("#question textarea").press("Enter")  # a blank question is not sent
     answer = ask(page, MEETING)  # the chat keeps working
+    expect(page.locator("#chatbot .bot-row")).to_have_count(1)
     expect(answer.locator(".answer-text")).to_contain_text("75 -minute meeting")
     page.screenshot(path=screenshots / "10-chat-after-errors.png")

@@ -95,9 +95,11 @@ def test_chat_abstention_looks_different(seeded):
 
 
 @pytest.mark.parametrize("question", ["", "   "])
-def test_chat_empty_question_is_a_gr_error(seeded, question):
-    with pytest.raises(gr.Error, match="question is empty"):
-        last(ui.chat(seeded, question, []))
+def test_chat_empty_question_is_a_message_in_the_chat(seeded, question):
+    with pytest.warns(UserWarning, match="question is empty"):  # the toast, outside a request
+        messages = last(ui.chat(seeded, question, []))
+    assert len(messages) == 1 and 'class="error"' in messages[0].content
+    assert "The question is empty: type a question about the indexed articles." in text_of(messages[0].content)
 
 
 def test_chat_restricted_to_other_articles_abstains(make_assistant):
@@ -263,3 +265,24 @@ def test_serve_port_in_use_is_a_one_line_error(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "pass another --port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("question", ui.EXAMPLES)
+def test_example_questions_are_answered_from_the_seed(seeded, question):
+    assert ui._seed_examples(seeded) == ui.EXAMPLES
+    assert seeded.ask(question).answered
+
+
+def test_example_questions_hidden_without_the_seed(make_assistant):
+    assert ui._seed_examples(make_assistant()) == []
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('https://example.com/a?b=1&c="x"', '<a href="https://example.com/a?b=1&amp;c=&quot;x&quot;" target="_blank"'),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+    ("upload:<b>x</b>.txt", "upload:&lt;b&gt;x&lt;/b&gt;.txt"),
+])
+def test_source_link_links_only_web_addresses(source, expected):
+    markup = ui._source_link(source)
+    assert markup.startswith(expected)
+    assert ("<a " in markup) == source.startswith("https://")

@@ -99,7 +99,7 @@ def ingest(sources, as_json, settings):
         if total < 2 or as_json:
             return
         if bar is None:
-            bar = tqdm(total=total, unit="article", file=sys.stderr, leave=False)
+            bar = tqdm(total=total, unit="article", file=sys.stderr, leave=False, disable=None)  # off when not a terminal
         bar.n = done
         bar.set_postfix_str(Path(source).name[-30:] if source else "", refresh=True)
 

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 from . import answer as answering
 from . import retrieve
-from .articles import Article, iter_sources, load
+from .articles import Article, from_text, iter_sources, load
 from .errors import AssistantError, SourceError
 from .passages import make_passages, split_sentences
 from .settings import Settings
@@ -111,12 +111,10 @@ class Assistant:
 
     def add_text(self, text: str, title: str, source: str = "") -> IngestReport:
         """Add pasted text as an article (the UI's paste box)."""
-        from .articles import _finish
-
         report = IngestReport()
         source = source or f"pasted:{title}"
         try:
-            article = _finish(source, title, source, text)
+            article = from_text(text, title, source)
         except SourceError as error:
             report.failed.append({"source": source, "error": str(error)})
             return report
@@ -128,11 +126,9 @@ class Assistant:
                 self.store.mark_used()
         return report
 
-    def _add(self, articles: list[Article], report: IngestReport) -> None:
-        """Split and embed a group of articles in one model call, then store each."""
-        if not articles:
-            return
-        self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
+    def _embed(self, articles: list[Article]):
+        """Split a group of articles and embed all their passages and sentences in one model call;
+        yields (article, passages, sentences, passage_vectors, sentence_vectors)."""
         splits = []
         texts: list[str] = []
         for article in articles:
@@ -144,8 +140,15 @@ class Assistant:
         vectors = self.embeddings.encode(unique)
         row = {text: i for i, text in enumerate(unique)}
         for article, (sentences, passages) in zip(articles, splits):
-            passage_vectors = vectors[[row[p.text] for p in passages]]
-            sentence_vectors = vectors[[row[s.text] for s in sentences]]
+            yield (article, passages, sentences, vectors[[row[p.text] for p in passages]],
+                   vectors[[row[s.text] for s in sentences]])
+
+    def _add(self, articles: list[Article], report: IngestReport) -> None:
+        """Embed a group of articles, then store each."""
+        if not articles:
+            return
+        self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
+        for article, passages, sentences, passage_vectors, sentence_vectors in self._embed(articles):
             replaced = [d for d in self.store.catalog.by_source(article.source) if d != article.doc_id]
             record = self.store.add(article, passages, sentences, passage_vectors, sentence_vectors)
             for old in replaced:  # a changed article at the same source replaces the old version
@@ -174,11 +177,8 @@ class Assistant:
                 if progress:
                     progress(i, len(records), record.title)
                 article = Article(record.title, record.source, record.text, record.published, record.meta or {})
-                sentences = split_sentences(record.text)
-                passages = make_passages(record.text, sentences)
-                vectors = self.embeddings.encode([p.text for p in passages] + [s.text for s in sentences])
-                self.store.add(article, passages, sentences, vectors[: len(passages)],
-                               vectors[len(passages):], added=record.added)
+                for embedded in self._embed([article]):
+                    self.store.add(*embedded, added=record.added)
             self.store.finish_reindex()
             return len(records)
 

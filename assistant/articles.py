@@ -126,6 +126,11 @@ def _decode(data: bytes, source: str) -> str:
         ) from None
 
 
+def from_text(text: str, title: str, source: str) -> Article:
+    """An article from text pasted or typed by the user."""
+    return _finish(source, title, source, text)
+
+
 def _finish(source: str, title: str, location: str, text: str, published: str = "", **meta) -> Article:
     text = clean_text(text)
     if not any(ch.isalnum() for ch in text):

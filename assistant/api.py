@@ -37,6 +37,25 @@ class IngestReport:
         return {"added": self.added, "skipped": self.skipped, "failed": self.failed}
 
 
+def embed_articles(articles: list[Article], embeddings) -> list[tuple]:
+    """Split articles and embed all their passages and sentences in one model call, each distinct
+    text once; returns (article, passages, sentences, passage_vectors, sentence_vectors) each."""
+    splits = []
+    texts: list[str] = []
+    for article in articles:
+        sentences = split_sentences(article.text)
+        passages = make_passages(article.text, sentences)
+        splits.append((sentences, passages))
+        texts += [p.text for p in passages] + [s.text for s in sentences]
+    unique = list(dict.fromkeys(texts))  # a one-sentence passage is embedded once
+    vectors = embeddings.encode(unique)
+    row = {text: i for i, text in enumerate(unique)}
+    return [
+        (article, passages, sentences, vectors[[row[p.text] for p in passages]], vectors[[row[s.text] for s in sentences]])
+        for article, (sentences, passages) in zip(articles, splits)
+    ]
+
+
 class Assistant:
     """An index of news articles that answers questions with verified quotes.
 
@@ -126,29 +145,12 @@ class Assistant:
                 self.store.mark_used()
         return report
 
-    def _embed(self, articles: list[Article]):
-        """Split a group of articles and embed all their passages and sentences in one model call;
-        yields (article, passages, sentences, passage_vectors, sentence_vectors)."""
-        splits = []
-        texts: list[str] = []
-        for article in articles:
-            sentences = split_sentences(article.text)
-            passages = make_passages(article.text, sentences)
-            splits.append((sentences, passages))
-            texts += [p.text for p in passages] + [s.text for s in sentences]
-        unique = list(dict.fromkeys(texts))  # a one-sentence passage is embedded once
-        vectors = self.embeddings.encode(unique)
-        row = {text: i for i, text in enumerate(unique)}
-        for article, (sentences, passages) in zip(articles, splits):
-            yield (article, passages, sentences, vectors[[row[p.text] for p in passages]],
-                   vectors[[row[s.text] for s in sentences]])
-
     def _add(self, articles: list[Article], report: IngestReport) -> None:
         """Embed a group of articles, then store each."""
         if not articles:
             return
         self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
-        for article, passages, sentences, passage_vectors, sentence_vectors in self._embed(articles):
+        for article, passages, sentences, passage_vectors, sentence_vectors in embed_articles(articles, self.embeddings):
             replaced = [d for d in self.store.catalog.by_source(article.source) if d != article.doc_id]
             record = self.store.add(article, passages, sentences, passage_vectors, sentence_vectors)
             for old in replaced:  # a changed article at the same source replaces the old version
@@ -177,7 +179,7 @@ class Assistant:
                 if progress:
                     progress(i, len(records), record.title)
                 article = Article(record.title, record.source, record.text, record.published, record.meta or {})
-                for embedded in self._embed([article]):
+                for embedded in embed_articles([article], self.embeddings):
                     self.store.add(*embedded, added=record.added)
             self.store.finish_reindex()
             return len(records)

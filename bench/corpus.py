@@ -185,32 +185,23 @@ class CachedEmbeddings:
 
 def build_index(index_dir: Path, articles, embeddings, progress: bool = False) -> dict:
     """Add `articles` to the index at `index_dir` with Store.add, embedding all texts in one call."""
-    from assistant.passages import make_passages, split_sentences
+    from assistant.api import embed_articles
     from assistant.store import Store
 
-    splits = []
-    texts: list[str] = []
-    for article in articles:
-        sentences = split_sentences(article.text)
-        passages = make_passages(article.text, sentences)
-        splits.append((sentences, passages))
-        texts += [p.text for p in passages] + [s.text for s in sentences]
-    unique = list(dict.fromkeys(texts))
-    with Timer() as embed:
-        vectors = embeddings.encode(unique)
-    row = {text: i for i, text in enumerate(unique)}
+    with Timer() as embed:  # splitting is included: it is a small share of the model's time
+        embedded = embed_articles(articles, embeddings)
     store = Store(index_dir, embeddings)
     with Timer() as insert:
-        for i, (article, (sentences, passages)) in enumerate(zip(articles, splits)):
+        for i, (article, passages, sentences, passage_vectors, sentence_vectors) in enumerate(embedded):
             if store.catalog.has(article.doc_id):
                 continue
-            store.add(article, passages, sentences,
-                      vectors[[row[p.text] for p in passages]], vectors[[row[s.text] for s in sentences]])
+            store.add(article, passages, sentences, passage_vectors, sentence_vectors)
             if progress and i % 500 == 0:
                 print(f"  stored {i}/{len(articles)} articles", file=sys.stderr, flush=True)
     store.mark_used()
-    return {"articles": len(articles), "passages": sum(len(p) for _, p in splits),
-            "sentences": sum(len(s) for s, _ in splits), "texts_embedded": len(unique),
+    texts = {item.text for _, passages, sentences, _, _ in embedded for item in [*passages, *sentences]}
+    return {"articles": len(articles), "passages": sum(len(e[1]) for e in embedded),
+            "sentences": sum(len(e[2]) for e in embedded), "texts_embedded": len(texts),
             "embed_seconds": round(embed.seconds, 1), "insert_seconds": round(insert.seconds, 1)}
 
 

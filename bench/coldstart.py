@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.common import offline, table, write_results
+from bench.common import offline, stop, table, write_results
 from bench.corpus import cached_index
 
 TARGETS = {"help": 0.5, "list": 0.5, "ask": 5.0, "serve": 8.0}
@@ -81,12 +81,7 @@ def serve_once(base: list[str], index_dir: Path, env: dict, timeout: float = 120
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 time.sleep(0.05)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     return wall, _children_cpu() - cpu
 
 

@@ -86,3 +86,15 @@ def offline() -> None:
     from assistant.embeddings import offline_environment
 
     offline_environment()
+
+
+def stop(process) -> None:
+    """End a server started with subprocess.Popen: terminate, then kill if it lingers."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.coldstart import command, free_port
-from bench.common import offline, table, write_results
+from bench.common import offline, stop, table, write_results
 from bench.corpus import cached_index, synthetic
 
 TARGET_MB = 1536
@@ -102,12 +102,7 @@ def serve_peak(index_dir: Path, idle: float, timeout: float = 180.0) -> dict:
                 break
             time.sleep(0.1)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     return {"peak_rss_mb": round(peak / 2**20, 1), "ready_s": round(ready_at, 1)}
 
 

@@ -122,7 +122,8 @@ class Candidate:
 def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int = 3,
            threshold: float = ANSWER_THRESHOLD) -> Answer:
     """Answer `question` from the retrieved passages, or abstain."""
-    candidates = score_sentences(store, retrieval, question)
+    weights = _query_weights(store, retrieval.query, question)
+    candidates = score_sentences(store, retrieval, question, weights)
     result = Answer(question, retrieval.query, "", False, [], retrieval.hits,
                     confidence(candidates[0]) if candidates else 0.0)
     if not candidates or result.confidence < threshold:
@@ -136,7 +137,6 @@ def answer(store: Store, retrieval: Retrieval, question: str, *, max_quotes: int
         if all(float(candidate.vector @ c.vector) < 0.8 for c in chosen):
             chosen.append(candidate)
     texts = store.catalog.texts({c.doc_id for c in chosen})
-    weights = _query_weights(store, retrieval.query, question)
     own = set(query_terms(question))
     key_term = max((t for t in weights if t in own), key=weights.get, default=None)
     follow = _continuation(store, texts[chosen[0].doc_id], chosen[0], key_term)
@@ -227,11 +227,13 @@ def _query_weights(store: Store, query: str, question: str) -> dict[str, float]:
     return weights
 
 
-def score_sentences(store: Store, retrieval: Retrieval, question: str) -> list[Candidate]:
+def score_sentences(store: Store, retrieval: Retrieval, question: str,
+                    weights: dict[str, float] | None = None) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored, best first."""
     if not retrieval.hits:
         return []
-    weights = _query_weights(store, retrieval.query, question)
+    if weights is None:
+        weights = _query_weights(store, retrieval.query, question)
     total_weight = sum(weights.values()) or 1.0
     wanted = expected_type(question)
     question_words = set(tokens(question))

@@ -15,8 +15,11 @@ from .passages import make_passages, split_sentences
 from .settings import Settings
 from .store import ArticleRecord, Store
 
-# Articles are embedded in groups of about this many texts, so the model sees full batches.
-ENCODE_GROUP = 256
+# Articles are embedded and stored in groups of about this many characters of text (~1,000
+# texts to embed: every character is in one sentence and one passage). Big groups let the model
+# sort texts by length into well-filled batches and spread Chroma's fixed cost per write; small
+# enough that progress moves and an interruption loses little.
+GROUP_CHARS = 100_000
 
 
 @dataclass
@@ -98,7 +101,6 @@ class Assistant:
                 else:
                     expanded.append(path)
         pending: list[Article] = []
-        pending_texts = 0
         seen: dict[str, str] = {}
         with self._write_lock:
             for i, source in enumerate(expanded):
@@ -118,10 +120,9 @@ class Assistant:
                     continue
                 seen[doc_id] = article.source
                 pending.append(article)
-                pending_texts += len(article.text) // 300 + 1
-                if pending_texts >= ENCODE_GROUP:
+                if sum(len(a.text) for a in pending) >= GROUP_CHARS:
                     self._add(pending, report)
-                    pending, pending_texts = [], 0
+                    pending = []
             self._add(pending, report)
             if progress:
                 progress(len(expanded), len(expanded), "")
@@ -146,18 +147,17 @@ class Assistant:
         return report
 
     def _add(self, articles: list[Article], report: IngestReport) -> None:
-        """Embed a group of articles, then store each."""
+        """Embed a group of articles, then store them together."""
         if not articles:
             return
         self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
-        for article, passages, sentences, passage_vectors, sentence_vectors in embed_articles(articles, self.embeddings):
-            replaced = [d for d in self.store.catalog.by_source(article.source) if d != article.doc_id]
-            record = self.store.add(article, passages, sentences, passage_vectors, sentence_vectors)
-            for old in replaced:  # a changed article at the same source replaces the old version
+        replaced = {a.doc_id: [d for d in self.store.catalog.by_source(a.source) if d != a.doc_id] for a in articles}
+        for record in self.store.add(embed_articles(articles, self.embeddings)):
+            for old in replaced[record.doc_id]:  # a changed article at the same source replaces the old version
                 self.store.remove(old)
             entry = {"doc_id": record.doc_id, "title": record.title, "source": record.source, "passages": record.passages}
-            if replaced:
-                entry["replaced"] = replaced
+            if replaced[record.doc_id]:
+                entry["replaced"] = replaced[record.doc_id]
             report.added.append(entry)
 
     def articles(self) -> list[ArticleRecord]:
@@ -175,12 +175,15 @@ class Assistant:
         with self._write_lock:
             records = [self.store.catalog.article(r.doc_id) for r in self.store.catalog.articles()]
             self.store.reset_vectors()
+            group: list[ArticleRecord] = []
             for i, record in enumerate(records):
                 if progress:
                     progress(i, len(records), record.title)
-                article = Article(record.title, record.source, record.text, record.published, record.meta or {})
-                for embedded in embed_articles([article], self.embeddings):
-                    self.store.add(*embedded, added=record.added)
+                group.append(record)
+                if sum(len(r.text) for r in group) >= GROUP_CHARS or i == len(records) - 1:
+                    articles = [Article(r.title, r.source, r.text, r.published, r.meta or {}) for r in group]
+                    self.store.add(embed_articles(articles, self.embeddings), added=[r.added for r in group])
+                    group = []
             self.store.finish_reindex()
             return len(records)
 

@@ -53,6 +53,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5 (terms, tokenize = '
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocab USING fts5vocab (passage_terms, 'row');
 """
 COLLECTIONS = ("passages", "sentences", "articles")
+# (article, passages, sentences, passage vectors, sentence vectors), as `api.embed_articles` makes them
+Embedded = tuple[Article, list[Passage], list[Sentence], "np.ndarray", "np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -147,34 +149,39 @@ class Catalog:
     def by_source(self, source: str) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT doc_id FROM articles WHERE source = ?", (source,))]
 
-    def add(self, record: ArticleRecord, passages: list[Passage], sentences: list[Sentence]) -> None:
-        doc_id = record.doc_id
+    def add(self, items: list[tuple[ArticleRecord, list[Passage], list[Sentence]]]) -> None:
+        """Write articles with their passages, sentences and terms, in one transaction."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                self._delete(doc_id)
-                self.db.execute(
-                    "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, record.title, record.source, record.published, record.added,
-                     record.text, json.dumps(record.meta or {}), len(passages)),
-                )
-                self.db.executemany(
-                    "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
-                    [(sentence_id(doc_id, s.n), doc_id, s.n, s.start, s.end) for s in sentences],
-                )
-                for p in passages:
-                    cursor = self.db.execute(
-                        "INSERT INTO passages (id, doc_id, n, start, \"end\", sentences) VALUES (?, ?, ?, ?, ?, ?)",
-                        (passage_id(doc_id, p.n), doc_id, p.n, p.start, p.end, ",".join(map(str, p.sentences))),
-                    )
-                    self.db.execute(
-                        "INSERT INTO passage_terms (rowid, terms) VALUES (?, ?)",
-                        (cursor.lastrowid, " ".join(terms(p.text))),
-                    )
+                for record, passages, sentences in items:
+                    self._add(record, passages, sentences)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    def _add(self, record: ArticleRecord, passages: list[Passage], sentences: list[Sentence]) -> None:
+        doc_id = record.doc_id
+        self._delete(doc_id)
+        self.db.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, record.title, record.source, record.published, record.added,
+             record.text, json.dumps(record.meta or {}), len(passages)),
+        )
+        self.db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+            [(sentence_id(doc_id, s.n), doc_id, s.n, s.start, s.end) for s in sentences],
+        )
+        for p in passages:
+            cursor = self.db.execute(
+                "INSERT INTO passages (id, doc_id, n, start, \"end\", sentences) VALUES (?, ?, ?, ?, ?, ?)",
+                (passage_id(doc_id, p.n), doc_id, p.n, p.start, p.end, ",".join(map(str, p.sentences))),
+            )
+            self.db.execute(
+                "INSERT INTO passage_terms (rowid, terms) VALUES (?, ?)",
+                (cursor.lastrowid, " ".join(terms(p.text))),
+            )
 
     def delete(self, doc_id: str) -> None:
         with self.lock:
@@ -352,7 +359,7 @@ class Store:
                     json.loads(meta.pop("meta", "{}")),
                 )
                 sentences = split_sentences(text)
-                self.catalog.add(record, make_passages(text, sentences), sentences)
+                self.catalog.add([(record, make_passages(text, sentences), sentences)])
         return {"added": added, "removed": removed}
 
     def _delete_vectors(self, doc_id: str) -> None:
@@ -363,44 +370,53 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def add(
-        self, article: Article, passages: list[Passage], sentences: list[Sentence],
-        passage_vectors: np.ndarray, sentence_vectors: np.ndarray, added: str | None = None,
-    ) -> ArticleRecord:
-        doc_id = article.doc_id
-        record = ArticleRecord(
-            doc_id, article.title, article.source, article.published, added or now(),
-            len(passages), article.text, article.meta,
-        )
-        collections = self.collections
-        batch = self._client.get_max_batch_size()
-        for name, items, vectors, make_id in (
-            ("passages", passages, passage_vectors, passage_id),
-            ("sentences", sentences, sentence_vectors, sentence_id),
-        ):
-            for i in range(0, len(items), batch):
-                part = items[i:i + batch]
-                collections[name].upsert(
-                    ids=[make_id(doc_id, item.n) for item in part],
-                    embeddings=vectors[i:i + batch],
-                    documents=[item.text for item in part],
-                    metadatas=[{"doc_id": doc_id, "n": item.n, "start": item.start, "end": item.end} for item in part],
-                )
+    def add(self, embedded: list[Embedded], added: list[str] | None = None) -> list[ArticleRecord]:
+        """Store embedded articles (from `api.embed_articles`); `added` keeps their original
+        dates (reindex). One Chroma write per collection for the whole group: each write has a
+        fixed cost of ~15 ms, more than a few dozen vectors cost.
+
+        The order makes a crash harmless: passage and sentence vectors first, then the article
+        records that make them live, then the catalog. Ids derive from the article's text, so
+        vectors left by an interrupted write are the ones a retry would write (`add` skips them).
+        """
         import numpy as np
 
-        centroid = passage_vectors.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        collections["articles"].upsert(
-            ids=[doc_id], embeddings=centroid[None, :], documents=[article.text],
-            metadatas=[{
-                "doc_id": doc_id, "title": record.title, "source": record.source,
-                "published": record.published, "added": record.added, "passages": len(passages),
-                "meta": json.dumps(article.meta or {}),
-            }],
-        )
-        self.catalog.add(record, passages, sentences)
+        if not embedded:
+            return []
+        collections = self.collections
+        stamp = now()
+        records = [
+            ArticleRecord(article.doc_id, article.title, article.source, article.published,
+                          (added[i] if added else None) or stamp, len(passages), article.text, article.meta)
+            for i, (article, passages, sentences, _, _) in enumerate(embedded)
+        ]
+        passages = [(article.doc_id, p) for article, items, _, _, _ in embedded for p in items]
+        self._write("passages", "add", [passage_id(doc_id, p.n) for doc_id, p in passages],
+                    np.concatenate([e[3] for e in embedded]), documents=[p.text for _, p in passages],
+                    metadatas=[{"doc_id": doc_id, "n": p.n, "start": p.start, "end": p.end} for doc_id, p in passages])
+        # Sentences keep only their vector and article: their text is article.text[start:end]
+        # (catalog offsets), and Chroma's full-text index of documents would double the write time.
+        sentences = [(article.doc_id, s) for article, _, items, _, _ in embedded for s in items]
+        self._write("sentences", "add", [sentence_id(doc_id, s.n) for doc_id, s in sentences],
+                    np.concatenate([e[4] for e in embedded]), metadatas=[{"doc_id": doc_id} for doc_id, _ in sentences])
+        centroids = np.stack([e[3].mean(axis=0) for e in embedded])
+        centroids /= np.clip(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12, None)
+        self._write("articles", "upsert", [r.doc_id for r in records], centroids, documents=[r.text for r in records],
+                    metadatas=[{
+                        "doc_id": r.doc_id, "title": r.title, "source": r.source, "published": r.published,
+                        "added": r.added, "passages": r.passages, "meta": json.dumps(r.meta or {}),
+                    } for r in records])
+        self.catalog.add([(r, e[1], e[2]) for r, e in zip(records, embedded)])
         self.mark_used()
-        return record
+        return records
+
+    def _write(self, name: str, method: str, ids: list[str], vectors: np.ndarray, **columns) -> None:
+        """collection.add/upsert in batches of at most the client's maximum."""
+        batch = self._client.get_max_batch_size()
+        write = getattr(self.collections[name], method)
+        for i in range(0, len(ids), batch):
+            write(ids=ids[i:i + batch], embeddings=vectors[i:i + batch],
+                  **{key: values[i:i + batch] for key, values in columns.items()})
 
     def remove(self, doc_id: str) -> ArticleRecord:
         record = self.catalog.article(doc_id)

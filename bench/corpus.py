@@ -192,11 +192,10 @@ def build_index(index_dir: Path, articles, embeddings, progress: bool = False) -
         embedded = embed_articles(articles, embeddings)
     store = Store(index_dir, embeddings)
     with Timer() as insert:
-        for i, (article, passages, sentences, passage_vectors, sentence_vectors) in enumerate(embedded):
-            if store.catalog.has(article.doc_id):
-                continue
-            store.add(article, passages, sentences, passage_vectors, sentence_vectors)
-            if progress and i % 500 == 0:
+        embedded = [e for e in embedded if not store.catalog.has(e[0].doc_id)]
+        for i in range(0, len(embedded), 100):
+            store.add(embedded[i:i + 100])
+            if progress and i % 1000 == 0:
                 print(f"  stored {i}/{len(articles)} articles", file=sys.stderr, flush=True)
     store.mark_used()
     texts = {item.text for _, passages, sentences, _, _ in embedded for item in [*passages, *sentences]}

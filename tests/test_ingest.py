@@ -19,7 +19,7 @@ from assistant.embeddings import MiniLM
 from assistant.lexical import terms
 from assistant.passages import make_passages, split_sentences
 from conftest import SEEDS
-from test_articles import ELECTION_BOILERPLATE, ELECTION_HTML, NEWS_TITLES, _Pages, news_server, write_news_folder  # noqa: F401
+from test_articles import BUDGET_PDF_TITLE, ELECTION_BOILERPLATE, ELECTION_HTML, NEWS_TITLES, _Pages, news_server, write_news_folder  # noqa: F401
 
 SEED_TITLE = "Sino-US defense ministers meet in Singapore after an 18-month lapse"
 
@@ -108,21 +108,31 @@ def test_ingest_seed_and_folder_adds_every_article(library, news_dir):
     assert_consistent(assistant)
 
 
-def test_ingest_stored_offsets_locate_every_passage_and_sentence(library):
-    """For every stored passage and sentence: article text[start:end] == the text Chroma holds."""
+def test_ingest_stored_offsets_locate_every_passage_and_sentence(library, embeddings):
+    """Article text[start:end] is the passage Chroma holds, and what each sentence vector encodes."""
+    import numpy as np
+
     assistant, _ = library
     db = assistant.store.catalog.db
     texts = dict(db.execute("SELECT doc_id, text FROM articles"))
     collections = assistant.store.collections
-    for table in ("passages", "sentences"):
-        rows = db.execute(f'SELECT id, doc_id, start, "end" FROM {table}').fetchall()
-        got = collections[table].get(ids=[row[0] for row in rows], include=["documents", "metadatas"])
-        documents = dict(zip(got["ids"], got["documents"]))
-        metadatas = dict(zip(got["ids"], got["metadatas"]))
-        assert len(documents) == len(rows) > len(texts)
-        for id_, doc_id, start, end in rows:
-            assert texts[doc_id][start:end] == documents[id_], id_
-            assert (metadatas[id_]["start"], metadatas[id_]["end"]) == (start, end)
+    rows = db.execute('SELECT id, doc_id, start, "end" FROM passages').fetchall()
+    got = collections["passages"].get(ids=[row[0] for row in rows], include=["documents", "metadatas"])
+    documents = dict(zip(got["ids"], got["documents"]))
+    metadatas = dict(zip(got["ids"], got["metadatas"]))
+    assert len(documents) == len(rows) > len(texts)
+    for id_, doc_id, start, end in rows:
+        assert texts[doc_id][start:end] == documents[id_], id_
+        assert (metadatas[id_]["start"], metadatas[id_]["end"], metadatas[id_]["doc_id"]) == (start, end, doc_id)
+    # Sentences are stored as vectors only: each must be the embedding of its text in the article.
+    rows = db.execute('SELECT id, doc_id, start, "end" FROM sentences').fetchall()
+    stored = assistant.store.sentence_vectors([row[0] for row in rows])
+    assert len(stored) == len(rows) > len(documents)
+    expected = embeddings.encode([texts[doc_id][start:end] for _, doc_id, start, end in rows])
+    similarity = np.array([stored[row[0]] @ vector for row, vector in zip(rows, expected)])
+    assert similarity.min() > 0.999
+    got = collections["sentences"].get(ids=[row[0] for row in rows], include=["metadatas"])
+    assert {id_: meta["doc_id"] for id_, meta in zip(got["ids"], got["metadatas"])} == {row[0]: row[1] for row in rows}
     for doc_id, text in texts.items():
         sentences = split_sentences(text)
         stored = db.execute('SELECT n, start, "end" FROM sentences WHERE doc_id = ? ORDER BY n', (doc_id,)).fetchall()
@@ -398,7 +408,8 @@ class FailingModel(MiniLM):
         return super().encode(texts)
 
 
-def test_reindex_interrupted_loses_no_article(make_assistant, news_dir, embeddings, cli, tmp_path):
+def test_reindex_interrupted_loses_no_article(make_assistant, news_dir, embeddings, cli, tmp_path, monkeypatch):
+    monkeypatch.setattr("assistant.api.GROUP_CHARS", 1)  # one article per group: it fails after two
     new = tmp_path / "new.txt"
     new.write_text("Ferry services resumed on Friday after a two-day strike.", encoding="utf-8")
     assistant = make_assistant(seed=True)
@@ -418,3 +429,33 @@ def test_reindex_interrupted_loses_no_article(make_assistant, news_dir, embeddin
     assert cli("reindex", "--index-dir", index_dir).exit_code == 0
     assert [r.summary() for r in reopened.articles()] == before
     assert_consistent(Assistant(index_dir, embeddings=embeddings))
+
+
+def test_ingest_interrupted_between_vectors_and_records_recovers(make_assistant, news_dir, embeddings, monkeypatch):
+    """A crash after a group's vectors are written but before its article records: the articles
+    are not in the index, and ingesting again completes it without duplicate vectors."""
+    from assistant.store import Store
+
+    assistant = make_assistant(seed=True)
+    before = {r.doc_id for r in assistant.articles()}
+    write = Store._write
+
+    def crash_at_records(self, name, *args, **kwargs):
+        if name == "articles":
+            raise KeyboardInterrupt
+        return write(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "_write", crash_at_records)
+    with pytest.raises(KeyboardInterrupt):
+        assistant.ingest([str(news_dir)])
+    monkeypatch.setattr(Store, "_write", write)
+
+    reopened = Assistant(assistant.settings.index_dir, embeddings=embeddings)
+    assert {r.doc_id for r in reopened.articles()} == before
+    report = reopened.ingest([str(news_dir)])
+    assert len(report.added) == len(NEWS_TITLES) and not report.failed
+    assert_consistent(reopened)
+    answer = reopened.ask("By how much does the harbour city's budget raise school spending?")
+    assert answer.answered and "8 percent" in answer.answer
+    budget = next(r.doc_id for r in reopened.articles() if r.title == BUDGET_PDF_TITLE)
+    assert {c.doc_id for c in answer.citations} == {budget}

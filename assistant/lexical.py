@@ -6,6 +6,7 @@ follow-up rewriting (retrieve.py), so a word matches the same way everywhere.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -59,6 +60,7 @@ def americanise(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a pure function on a small vocabulary, on every answer's hot path
 def stem(word: str) -> str:
     """A deliberately light suffix stripper (plural, -ing, -ed) so inflections meet."""
     word = americanise(word)

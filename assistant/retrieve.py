@@ -87,21 +87,18 @@ def search(store: Store, embeddings, query: str, k: int = 5, doc_ids: list[str] 
 
 def _passages_of_sentences(store: Store, sentence_ids: list[str]) -> list[str]:
     """Map sentence hits to the passages holding them (a sentence in an overlap maps to both)."""
-    out: list[str] = []
-    seen = set()
-    db = store.catalog.db
-    for sid in sentence_ids:
-        doc_id, _, n = sid.rpartition(":s")
-        rows = db.execute(
-            "SELECT p.id FROM passages p JOIN sentences s ON s.doc_id = p.doc_id "
-            "WHERE s.id = ? AND p.doc_id = ? AND p.start <= s.start AND p.\"end\" >= s.\"end\" ORDER BY p.n",
-            (sid, doc_id),
-        ).fetchall()
-        for (pid,) in rows:
-            if pid not in seen:
-                seen.add(pid)
-                out.append(pid)
-    return out
+    holders: dict[str, list[str]] = {}
+    for chunk in range(0, len(sentence_ids), 500):
+        part = sentence_ids[chunk:chunk + 500]
+        rows = store.catalog.db.execute(
+            "SELECT s.id, p.id FROM sentences s JOIN passages p ON p.doc_id = s.doc_id "
+            f"AND p.start <= s.start AND p.\"end\" >= s.\"end\" WHERE s.id IN ({','.join('?' * len(part))}) "
+            "ORDER BY p.n",
+            part,
+        )
+        for sid, pid in rows:
+            holders.setdefault(sid, []).append(pid)
+    return list(dict.fromkeys(pid for sid in sentence_ids for pid in holders.get(sid, ())))
 
 
 # -- follow-up questions ------------------------------------------------------------------

@@ -449,14 +449,12 @@ class Store:
     def dense(self, name: str, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Nearest neighbours in one collection: [(id, cosine similarity)], best first."""
         collection = self.collections[name]
-        count = collection.count()
-        if count == 0:
-            return []
         where = None
         if doc_ids:
             where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
         result = collection.query(
-            query_embeddings=vector[None, :], n_results=min(k, count), where=where, include=["distances"],
+            # Chroma returns fewer than k (or none) when the collection holds fewer.
+            query_embeddings=vector[None, :], n_results=k, where=where, include=["distances"],
         )
         return [(id_, 1.0 - distance) for id_, distance in zip(result["ids"][0], result["distances"][0])]
 

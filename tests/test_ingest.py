@@ -459,3 +459,23 @@ def test_ingest_interrupted_between_vectors_and_records_recovers(make_assistant,
     assert answer.answered and "8 percent" in answer.answer
     budget = next(r.doc_id for r in reopened.articles() if r.title == BUDGET_PDF_TITLE)
     assert {c.doc_id for c in answer.citations} == {budget}
+
+
+def test_lexical_search_keeps_the_rarest_terms_over_the_postings_budget(library, monkeypatch):
+    """Over LEXICAL_POSTINGS_BUDGET the most common query terms leave the BM25 match; the
+    rarest stay, so a passage found by its rare words is still found."""
+    assistant, _ = library
+    catalog = assistant.store.catalog
+    query = terms("the defense ministers said parking bays Singapore")
+    df, total = catalog.document_frequencies(query)
+    assert catalog.passage_count() == total == catalog.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    full = catalog.search(query, 5)
+    monkeypatch.setattr("assistant.store.LEXICAL_POSTINGS_BUDGET", 1)  # every index is "large"
+    kept = catalog._within_budget(query)
+    commonest = max(query, key=lambda t: df.get(t, 0))
+    assert kept and commonest not in kept and df[commonest] > 1
+    assert min(query, key=lambda t: df.get(t, 0)) in kept
+    assert sum(df.get(t, 0) for t in kept) <= 1 or len(kept) == 1
+    pruned = catalog.search(query, 5)
+    assert pruned and pruned != full
+    assert pruned == catalog.search(kept, 5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -102,7 +103,21 @@ class Assistant:
                     expanded.append(path)
         pending: list[Article] = []
         seen: dict[str, str] = {}
-        with self._write_lock:
+        # Group n+1 is read and embedded while group n is written: the writes (Chroma, catalog)
+        # then cost little wall time beside the model. One writer keeps the groups in order.
+        with self._write_lock, ThreadPoolExecutor(1, thread_name_prefix="assistant-store") as writer:
+            writing: Future | None = None
+
+            def flush(articles: list[Article]) -> None:
+                nonlocal writing
+                if not articles:
+                    return
+                self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
+                embedded = embed_articles(articles, self.embeddings)
+                if writing is not None:
+                    writing.result()  # raises what the previous write raised
+                writing = writer.submit(self._store, embedded, report)
+
             for i, source in enumerate(expanded):
                 if progress:
                     progress(i, len(expanded), source)
@@ -121,9 +136,11 @@ class Assistant:
                 seen[doc_id] = article.source
                 pending.append(article)
                 if sum(len(a.text) for a in pending) >= GROUP_CHARS:
-                    self._add(pending, report)
+                    flush(pending)
                     pending = []
-            self._add(pending, report)
+            flush(pending)
+            if writing is not None:
+                writing.result()
             if progress:
                 progress(len(expanded), len(expanded), "")
             self.store.mark_used()
@@ -148,12 +165,16 @@ class Assistant:
 
     def _add(self, articles: list[Article], report: IngestReport) -> None:
         """Embed a group of articles, then store them together."""
-        if not articles:
-            return
-        self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
-        replaced = {a.doc_id: [d for d in self.store.catalog.by_source(a.source) if d != a.doc_id] for a in articles}
-        for record in self.store.add(embed_articles(articles, self.embeddings)):
-            for old in replaced[record.doc_id]:  # a changed article at the same source replaces the old version
+        if articles:
+            self.store.collections  # a model mismatch or a half-done reindex fails here, before embedding
+            self._store(embed_articles(articles, self.embeddings), report)
+
+    def _store(self, embedded: list[tuple], report: IngestReport) -> None:
+        """Write embedded articles; a changed article replaces the version from the same source."""
+        replaced = {e[0].doc_id: [d for d in self.store.catalog.by_source(e[0].source) if d != e[0].doc_id]
+                    for e in embedded}
+        for record in self.store.add(embedded):
+            for old in replaced[record.doc_id]:
                 self.store.remove(old)
             entry = {"doc_id": record.doc_id, "title": record.title, "source": record.source, "passages": record.passages}
             if replaced[record.doc_id]:

@@ -1,7 +1,8 @@
 """The index: Chroma vectors plus a SQLite catalog that holds the articles and the lexical index.
 
     index_dir/
-      chroma/          Chroma PersistentClient: collections `passages`, `sentences`, `articles`
+      chroma/          Chroma PersistentClient: collections `passages` (vector, text, offsets),
+                       `sentences` (vector and article id), `articles` (text, metadata)
       catalog.sqlite   articles (text and metadata), passage and sentence offsets, and an FTS5
                        table of passage terms ranked with BM25
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import MiniLM, onnx_file
-from assistant.passages import split_sentences
+from assistant.passages import make_passages, split_sentences
 
 CURRENT_EVENTS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "current_events"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEED_QA = Path(__file__).resolve().parent / "data" / "seed_qa.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,15 @@ def exported(tmp_path_factory):
 
 
 def _texts() -> list[str]:
-    texts = [s.text for path in sorted(SEEDS.glob("*.md")) for s in split_sentences(path.read_text())]
+    """Texts of every shape from the project itself (../shared adds news lines when it is there)."""
+    texts = []
+    for path in sorted(SEEDS.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        sentences = split_sentences(text)
+        texts += [s.text for s in sentences] + [p.text for p in make_passages(text, sentences)]
+    for line in SEED_QA.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        texts += [item["question"], *item.get("answers", []), *item.get("evidence", [])]
     for path in sorted(CURRENT_EVENTS.glob("*.txt"))[:8]:
         texts += [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
     texts += [

@@ -416,12 +416,11 @@ class Store:
 
         if not embedded:
             return []
-        collections = self.collections
         stamp = now()
         records = [
             ArticleRecord(article.doc_id, article.title, article.source, article.published,
-                          (added[i] if added else None) or stamp, len(passages), article.text, article.meta)
-            for i, (article, passages, sentences, _, _) in enumerate(embedded)
+                          (added[i] if added else None) or stamp, len(items), article.text, article.meta)
+            for i, (article, items, *_) in enumerate(embedded)
         ]
         passages = [(article.doc_id, p) for article, items, _, _, _ in embedded for p in items]
         self._write("passages", "add", [passage_id(doc_id, p.n) for doc_id, p in passages],
@@ -445,8 +444,8 @@ class Store:
 
     def _write(self, name: str, method: str, ids: list[str], vectors: np.ndarray, **columns) -> None:
         """collection.add/upsert in batches of at most the client's maximum."""
+        write = getattr(self.collections[name], method)  # opens the client first
         batch = self._client.get_max_batch_size()
-        write = getattr(self.collections[name], method)
         for i in range(0, len(ids), batch):
             write(ids=ids[i:i + batch], embeddings=vectors[i:i + batch],
                   **{key: values[i:i + batch] for key, values in columns.items()})
